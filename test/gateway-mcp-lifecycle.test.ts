@@ -6,7 +6,7 @@
 // takes (JSON or an event stream, 406 for neither). The servers are scripted plain HTTP, so their DELETEs can be watched.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { McpGatewayOptions } from '../src/gateway/mcp/handler.ts';
+import type { McpGatewayOptions } from '../src/gateway/mcp/index.ts';
 import type { McpServerState } from '../src/domain/mcp-server.ts';
 import { json, sse, startScripted } from './helpers/mcp-scripted.ts';
 import { callSessions, deleted, deletesOf, initialize, mcpServer as server, post, startMcpGateway, TOKEN } from './helpers/mcp-gateway.ts';

@@ -14,7 +14,7 @@ import type { RequestTrace } from './observe/tracing.ts';
 import type { BodyCapture } from '../domain/request-capture.ts';
 import type { CompiledPolicy, FirewallFinding } from '../domain/firewall.ts';
 import type { CaptureSink, ExchangeRecording } from './request-capture.ts';
-import type { McpGatewayOptions } from './mcp/handler.ts';
+import type { McpGatewayOptions } from './mcp/index.ts';
 import type { FirewallDecisionModel } from '../config/config.ts';
 import type { KeyCooldowns } from './key-cooldown.ts';
 import type { AttemptPlan } from '../domain/routing.ts';
@@ -47,7 +47,7 @@ export interface GatewayOptions {
   maxBodyBytes: number;
   managedKeys: Record<string, string>;
   processingFeeMicroUsdPerMtok: bigint;
-  /** What each MCP tools/call a server answered costs (mcp/handler.ts); absent: nothing. */
+  /** What each MCP tools/call a server answered costs (mcp/gateway.ts); absent: nothing. */
   mcpCallFeeMicroUsd?: bigint;
   /** This deployment's id in `tollgate-via` (routing-loop.ts). */
   loopId: string;
@@ -62,7 +62,7 @@ export interface GatewayOptions {
   streamTimeoutMs: number;
   /** Realtime sessions' limits (realtime/); absent: its defaults (bare test setups). */
   realtime?: RealtimeLimits;
-  /** The MCP gateway's session limits (mcp/handler.ts); absent: its defaults. */
+  /** The MCP gateway's session limits (mcp/gateway.ts); absent: its defaults. */
   mcp?: McpGatewayOptions;
   /** The model judging Firewall's decision rules (firewall/decision.ts); absent: they are unchecked, and refused in `plugins`. */
   firewallDecision?: FirewallDecisionModel;
@@ -152,7 +152,7 @@ export interface RequestContext {
   deferredAttempts?: readonly AttemptPlan[];
   /** A request Firewall's request rules blocked: the attempt it would have made first, which usage records it under. */
   blockedPlan?: AttemptPlan;
-  /** The fee of the MCP tools/call this request carried (mcp/handler.ts), for its access line; unset: none charged. */
+  /** The fee of the MCP tools/call this request carried (mcp/gateway.ts), for its access line; unset: none charged. */
   mcpCostPico?: bigint;
   clientGone: boolean;
   /**

@@ -95,7 +95,7 @@ export class HeldAnswers {
 /**
  * An eighth of the heap's limit (512 MiB under Node's default 4 GiB; it grows with --max-old-space-size), never less
  * than one whole answer: a held answer is copied into a string and parsed on the heap once whole. The MCP gateway's
- * JSON answers count in it too (mcp/handler.ts): they are held whole as well.
+ * JSON answers count in it too (mcp/gateway.ts): they are held whole as well.
  */
 export const PROCESS_HELD_ANSWERS = new HeldAnswers(Math.max(MAX_HELD_BYTES, Math.floor(getHeapStatistics().heap_size_limit / 8)));
 

@@ -162,7 +162,7 @@ export function isGeminiModelsPath(path: string): boolean {
   return path.startsWith(GEMINI_MODELS_PREFIX) && path.length > GEMINI_MODELS_PREFIX.length && geminiRoute(path) === undefined;
 }
 
-/** The MCP gateway's endpoints (mcp/handler.ts): their errors are JSON-RPC's, never a model API's. */
+/** The MCP gateway's endpoints (mcp/): their errors are JSON-RPC's, never a model API's. */
 export const MCP_ROUTE: SurfaceRoute = { format: 'openai', surface: 'chat-completions' };
 export const MCP_PATH = '/mcp';
 const MCP_SERVER_PREFIX = '/mcp/s-';

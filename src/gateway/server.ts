@@ -20,7 +20,7 @@ import { endStreamWithError, writeError, writeJson } from './respond.ts';
 import { handleModelRequest } from './pipeline.ts';
 import { awaitContinue } from './body.ts';
 import { modelsStage } from './models-list.ts';
-import { McpGateway } from './mcp/handler.ts';
+import { McpGateway } from './mcp/index.ts';
 import { isRealtimeUpgrade, RealtimeGateway, REALTIME_PATH } from './realtime/index.ts';
 
 export interface GatewayServer {

@@ -7,7 +7,7 @@ import { startGatewayServer, type GatewayServer } from '../../src/gateway/server
 import { Upstreams } from '../../src/gateway/upstream.ts';
 import { createCatalog } from '../../src/catalog/index.ts';
 import type { GatewayStateView } from '../../src/gateway/context.ts';
-import type { McpGatewayOptions } from '../../src/gateway/mcp/handler.ts';
+import type { McpGatewayOptions } from '../../src/gateway/mcp/index.ts';
 import type { McpServerState } from '../../src/domain/mcp-server.ts';
 import type { AccountSnapshot, AuthenticatedKey } from '../../src/state/types.ts';
 import type { BegunAttempt, UsageEvent, UsageSink } from '../../src/usage/event.ts';

@@ -255,7 +255,7 @@ export class GatewayObserver {
   }
 
   /**
-   * An MCP tools/call's usage event (mcp/handler.ts), as it is recorded: its fee in the cost series under provider `mcp`
+   * An MCP tools/call's usage event (mcp/gateway.ts), as it is recorded: its fee in the cost series under provider `mcp`
    * (the tool's name is the server's to choose, never a label) and on its request's access line. No attempt record
    * carries it, so finished() would never see it.
    */

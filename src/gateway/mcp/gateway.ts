@@ -1,61 +1,36 @@
-// The MCP gateway's endpoint (gateway-behaviour.md "MCP gateway"; ngrok's MCP Gateway, 2026-12-02): `POST /mcp`, every
-// server the access key may reach with its tools named `<label>__<tool>`, and `POST /mcp/s-<id>`, one server with its
-// tools as the server names them (on an `mcp.` host, `/` and `/s-<id>`); the 2025 revisions with sessions and the
-// stateless 2026-07-28 one (domain/mcp-stateless.ts) on the same URLs; `?tools=search` on the aggregate endpoint
-// lists two tools that search and call the others (search.ts). The gateway answers initialize, server/discover,
-// ping and tools/list itself; it forwards tools/call (and, on a server's own endpoint, whatever else the client asks) to the
-// server with the server's credential in place of the access key, and relays the answer as it arrives, in what the
-// client's Accept takes. A request still running ends when its session, its key or its server does (ending.ts). Every
-// tools/call is recorded in usage, allowed, refused or failed.
+// The MCP gateway of one process (the overview: index.ts): each request authenticated and served, the answers it
+// gives itself, the calls it forwards tracked until answered and relayed, their usage recorded, and the client
+// sessions it keeps, ended by their limits and by their key's and account's changes.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { nowIso } from '../../domain/clock.ts';
 import { TollgateError } from '../../domain/errors.ts';
 import { newId } from '../../domain/ids.ts';
 import { aggregateToolName, MCP_TOOL_SEPARATOR, mcpSecretProvider, type McpServerState } from '../../domain/mcp-server.ts';
-import type { AccessScope, AccountSnapshot, AuthenticatedKey, ProviderKeyState } from '../../state/types.ts';
-import { NO_COST, type BegunAttempt, type Completion, type UsageEvent } from '../../usage/event.ts';
-import { accessToken, authenticateToken } from '../authenticate.ts';
-import { closeAfterAnswer } from '../../http/client-timeouts.ts';
+import type { AccessScope, AccountSnapshot, AuthenticatedKey } from '../../state/types.ts';
+import { NO_COST, type UsageEvent } from '../../usage/event.ts';
+import { authenticateToken } from '../authenticate.ts';
 import { decodedBody, readBody } from '../body.ts';
 import type { GatewayDeps, RequestContext } from '../context.ts';
-import { baseHeaders, EXPOSED_HEADERS, type OutHeaders } from '../headers.ts';
 import { recordExchange } from '../request-capture.ts';
 import { admitCredit, holdCredit } from '../pipeline.ts';
-import type { Reservation } from '../../usage/ledger.ts';
 import { mcpServerAllowed, mcpToolAllowed } from './access.ts';
 import { CallEnded, keyDeleted, notAllowed, serverChange, serverChanged, serverDeleted, sessionEnded } from './ending.ts';
 import { EventData } from './jsonrpc.ts';
 import { PROCESS_HELD_ANSWERS, type HeldAnswers } from '../exchange.ts';
 import { parseMessage, RpcCode, rpcError, rpcResult, type JsonRpcId, type JsonRpcMessage } from '../../domain/json-rpc.ts';
-import { asEventStream, isJsonContentType, mcpAccepts, NOT_ACCEPTABLE, UNSUPPORTED_MEDIA_TYPE, type McpAccepts } from '../../domain/mcp-http.ts';
-import { discoverResult, eraOf, isStatelessVersion, METHOD_NOT_FOUND_STATUS, paramMismatch, removedMethod, statelessResult } from '../../domain/mcp-stateless.ts';
+import { asEventStream, isJsonContentType, NOT_ACCEPTABLE, UNSUPPORTED_MEDIA_TYPE } from '../../domain/mcp-http.ts';
+import { discoverResult, eraOf, isStatelessVersion, METHOD_NOT_FOUND_STATUS, paramMismatch, removedMethod } from '../../domain/mcp-stateless.ts';
 import { CALL_TOOL, callArgs, META_TOOLS, SEARCH_INSTRUCTIONS, SEARCH_TOOLS, searchArgs, searchTools, TOOL_SEARCH_PARAM, TOOL_SEARCH_VALUE, toolSearchOf, type Listed } from './search.ts';
-import { answered, callErrorType, httpFailure, McpUpstreamError, McpUpstreamSessions, upstreamFailure, type Budget, type McpTarget, type McpTool, type McpTracing } from './upstream.ts';
-
-/** Streamable HTTP revisions the gateway speaks to its clients, newest first. */
-export const MCP_PROTOCOL_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26'] as const;
-const SERVER_INFO = { name: 'tollgate-mcp-gateway', title: 'Tollgate MCP gateway', version: '1.0.0' };
-const SESSION_HEADER = 'Mcp-Session-Id';
-/** What a session id may be (Streamable HTTP: visible ASCII); one taken up from a client is held to this. */
-const SESSION_ID = /^[\x21-\x7e]{1,128}$/;
-/**
- * Whose upstream sessions and calls a key's requests without a session are: spelt with a space, which no session id
- * holds, so no id a client presents (another account's, knowing this key's id) names them — such an id had cancelled
- * the key's running calls and ended its servers' sessions.
- */
-const keyOwner = (accessKeyId: string): string => `key ${accessKeyId}`;
-const EXPOSED = `${EXPOSED_HEADERS}, ${SESSION_HEADER}`;
-/** Largest message relayed from a server (a JSON answer, one event of a stream): each is held whole to be checked. */
-const MAX_RELAYED_MESSAGE_BYTES = 16 << 20;
-
-/** Why a JSON answer could not be held (HeldAnswers.take): the room answers share, or the account's share of it, was full. */
-const HELD_ANSWERS_FULL = {
-  gateway: 'answered while the gateway held as much of other answers as it holds at once; retry the call.',
-  account: "answered while this account's other answers held as much as one account's may at once; retry the call.",
-} as const;
-
-interface ClientSession { keyId: string; accountId: string; lastUsed: number }
+import { answered, callErrorType, httpFailure, McpUpstreamError, McpUpstreamSessions, upstreamFailure, type McpTarget, type McpTool, type McpTracing } from './upstream.ts';
+import { answer, endedError, endEmpty, listed, refuse, refuseCall, toolError, toolResult, upstreamError, writeStreamHead } from './answer.ts';
+import { callBudget, endedOf, isCancelled, type CallBudget } from './budget.ts';
+import { pendingKey, type Call, type Metered, type Pending } from './call.ts';
+import { challenged, secretOf } from './credentials.ts';
+import { drained, HELD_ANSWERS_FULL, MAX_RELAYED_MESSAGE_BYTES, outcomeOf, refusalOf, restated } from './relay.ts';
+import { acceptsOf, headerOf, mcpAccessToken } from './request.ts';
+import { keyOwner, MCP_PROTOCOL_VERSIONS, SERVER_INFO, SESSION_HEADER, SESSION_ID, type ClientSession } from './session.ts';
+import { begun, denied, unanswered, type Outcome } from './usage.ts';
 
 /**
  * `maxSessions`: client sessions kept, and upstream sessions, on this node; `maxSessionsPerAccount`: of those, one
@@ -65,68 +40,6 @@ export interface McpGatewayOptions {
   maxSessions?: number; maxSessionsPerAccount?: number; sessionIdleMs?: number; upstreamIdleMs?: number; toolsTtlMs?: number;
   /** What answers held whole count in: the process's tally (exchange.ts) unless a test gives its own. */
   heldAnswers?: HeldAnswers;
-}
-
-/** What a forwarded call came to, for its usage event. */
-interface Outcome {
-  status: number;
-  completion: Completion;
-  /** `completed`, `tool_error` (the tool's own `isError`), or `jsonrpc_error_<code>`. */
-  stopReason: string;
-  streaming: boolean;
-  durationMs: number;
-}
-
-function headerOf(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** Whether the client takes a JSON answer, an event stream, or both (what its Accept says). */
-function acceptsOf(ctx: RequestContext): McpAccepts {
-  return mcpAccepts(headerOf(ctx.req.headers.accept));
-}
-
-/**
- * An answer of the gateway's own: a JSON-RPC message over 200 goes as a one-event stream to a client that takes only
- * streams; an HTTP-level refusal (4xx) is JSON whatever the client takes, as the SDKs' servers answer it.
- */
-function answer(ctx: RequestContext, status: number, body: string | undefined, extra?: OutHeaders): void {
-  const { res } = ctx;
-  if (res.headersSent || res.destroyed) return;
-  const headers = baseHeaders(ctx.requestId);
-  headers['Access-Control-Expose-Headers'] = EXPOSED;
-  if (extra) Object.assign(headers, extra);
-  if (body === undefined) {
-    headers['content-length'] = 0;
-    res.writeHead(status, headers);
-    res.end();
-    return;
-  }
-  const stream = status === 200 && !acceptsOf(ctx).json;
-  const sent = stream ? asEventStream(body) : body;
-  headers['content-type'] = stream ? 'text/event-stream' : 'application/json';
-  if (stream) headers['cache-control'] = 'no-cache';
-  headers['content-length'] = Buffer.byteLength(sent);
-  res.writeHead(status, headers);
-  res.end(sent);
-}
-
-/** A refusal at the HTTP level (401, 404, 413…), its body a JSON-RPC error as the transport allows. */
-function refuse(ctx: RequestContext, status: number, code: number, message: string, data?: Record<string, unknown>): void {
-  // Refused before its body was read (401, an unknown server): the connection closes rather than read the rest, as the
-  // model gateway's refusals do.
-  if (!ctx.res.headersSent) closeAfterAnswer(ctx.req, ctx.res);
-  answer(ctx, status, rpcError(null, code, message, data));
-}
-
-/**
- * The access key: `x-api-key` when sent (the client's `Authorization` then belongs to the servers that take the
- * client's own OAuth token), else `Authorization: Bearer`.
- */
-function mcpAccessToken(ctx: RequestContext): { token: string | undefined; viaApiKey: boolean } {
-  const apiKey = headerOf(ctx.req.headers['x-api-key'])?.trim();
-  if (apiKey) return { token: apiKey, viaApiKey: true };
-  return { token: accessToken(ctx.req.headers), viaApiKey: false };
 }
 
 export class McpGateway {
@@ -663,7 +576,7 @@ export class McpGateway {
     try {
       // Noted durably before the call leaves: a call that reached the server is never missing from usage.
       try {
-        await this.#deps.usage.begin(this.#begun(call, eventId, server.label, tool, target));
+        await this.#deps.usage.begin(begun(call, eventId, server.label, tool, target));
       } catch (error) {
         budget.done();
         throw error;
@@ -766,7 +679,7 @@ export class McpGateway {
     const { ctx } = call;
     if (isCancelled(budget)) return endEmpty(ctx);
     const ended = endedOf(budget);
-    if (ended) return answer(ctx, 200, this.#endedError(call, id, ended));
+    if (ended) return answer(ctx, 200, endedError(call, id, ended));
     if (call.server && challenged(error, server)) return answer(ctx, 401, rpcError(id, RpcCode.unauthorized, error.message, { server: server.label, status: 401 }), { 'WWW-Authenticate': error.challenge });
     if (!call.server && error instanceof McpUpstreamError && error.status === 401 && server.auth.type === 'oauthPassthrough') {
       return answer(ctx, 200, rpcError(id, RpcCode.unauthorized, `MCP server "${server.label}" needs authorization: it takes the client's own OAuth token, and answered HTTP 401. Its own endpoint, s-${server.id}, passes its challenge on for the client to sign in.`, { server: server.label, status: 401, endpoint: `s-${server.id}` }));
@@ -788,12 +701,6 @@ export class McpGateway {
     // Its session is idle from now, not from when the request came.
     const session = this.#clients.get(pending.call.owner);
     if (session) session.lastUsed = performance.now();
-  }
-
-  /** The JSON-RPC error telling the client why the gateway ended its request; the access line gets its catalog code. */
-  #endedError(call: Call, id: JsonRpcId, ended: CallEnded): string {
-    if (ended.errorCode !== undefined) call.ctx.errorCode = ended.errorCode;
-    return rpcError(id, ended.code, ended.message, ended.data);
   }
 
   /**
@@ -849,11 +756,7 @@ export class McpGateway {
     // A stream runs under the stream's limit from here (the account's totalTimeout when it set one).
     if (streaming) budget.streaming();
     if (relayed) {
-      const headers = baseHeaders(ctx.requestId);
-      headers['Access-Control-Expose-Headers'] = EXPOSED;
-      headers['content-type'] = 'text/event-stream';
-      headers['cache-control'] = 'no-cache';
-      res.writeHead(200, headers);
+      writeStreamHead(ctx);
       res.flushHeaders();
     }
     const events = new EventData(MAX_RELAYED_MESSAGE_BYTES);
@@ -907,7 +810,7 @@ export class McpGateway {
       // A client that left is recorded as the model gateway records it: `unknown`, since it never got the answer.
       outcome.completion = !ended && (ctx.clientGone || budget.budget.signal.reason === 'client-gone') ? 'unknown' : failure.timedOut ? 'timed_out' : streaming ? 'stream_failed' : 'failed';
       outcome.stopReason = `jsonrpc_error_${ended?.code ?? RpcCode.internal}`;
-      const told = ended ? this.#endedError(call, id, ended) : upstreamError(id, failure, server, budget.budget.signal);
+      const told = ended ? endedError(call, id, ended) : upstreamError(id, failure, server, budget.budget.signal);
       // An event stream ends with the answer's error in it, so the client's pending request is not left waiting.
       if (!relayed) answer(ctx, 200, told);
       else if (!res.destroyed) res.end(asEventStream(told));
@@ -972,17 +875,6 @@ export class McpGateway {
     return callBudget(call.ctx, call.account, this.#deps, call.stopping);
   }
 
-  #begun(call: Call, eventId: string, label: string, tool: string, target: McpTarget): BegunAttempt {
-    const stored = target.secret !== undefined ? secretOf(call.account, target.server) : undefined;
-    return {
-      id: eventId, accountId: call.key.accountId, requestId: call.ctx.requestId, accessKeyId: call.key.id,
-      provider: mcpSecretProvider(label), providerDisplayName: label, model: tool, modelDisplayName: tool,
-      attemptNumber: 1, isStreaming: false, inputTokensEstimate: 0, keySource: 'user',
-      providerKeyId: stored?.id ?? null, providerKeyDisplayName: stored?.keyRedacted ?? null,
-      retryAction: 'fail_fast', eventTime: nowIso(), virtualModel: null, firewall: null,
-    };
-  }
-
   /** The tools/call's usage event: provider `mcp:<label>`, model the tool's name, no tokens, the outcome. */
   #record(call: Call, label: string, tool: string, target: McpTarget | undefined, outcome: Outcome, eventId = newId('usageEvent')): void {
     const stored = target?.secret !== undefined ? secretOf(call.account, target.server) : undefined;
@@ -1008,255 +900,4 @@ export class McpGateway {
     if (fee > 0n) this.#deps.state.debit(call.key.accountId, fee);
     this.#deps.state.markUsed(call.key.id, stored?.id);
   }
-}
-
-/**
- * A request's time limits and its signal, aborted at the limit, when the client leaves or cancels the request, or
- * when the gateway's shutdown grace period is over.
- */
-interface CallBudget {
-  budget: Budget;
-  streaming(): void;
-  cancel(): void;
-  /** The gateway ends the request (its session, key or server ended): the signal's reason says why. */
-  end(why: CallEnded): void;
-  /** Neither ended nor done: what the request will answer is still open. */
-  running(): boolean;
-  done(): void;
-}
-
-/**
- * The account's limits: `perRequestTimeout` to each upstream answer's head, `totalTimeout` in all until an answer
- * streams, then the stream's limit (the account's totalTimeout when it set one), as for model calls.
- */
-function callBudget(ctx: RequestContext, account: AccountSnapshot, deps: GatewayDeps, stopping: AbortSignal | undefined): CallBudget {
-  const { settings } = account;
-  const controller = new AbortController();
-  const startedAt = performance.now();
-  let finished = false;
-  let timer: NodeJS.Timeout | undefined = setTimeout(() => controller.abort('timeout'), settings.totalTimeoutMs);
-  // Closed by a stopping gateway after its error answer: not a client that left.
-  const onClose = (): void => { if (!ctx.res.writableFinished) controller.abort(ctx.abortCause === 'shutdown' ? 'shutdown' : 'client-gone'); };
-  const onStop = (): void => controller.abort('shutdown');
-  ctx.res.once('close', onClose);
-  if (stopping?.aborted) controller.abort('shutdown');
-  else stopping?.addEventListener('abort', onStop, { once: true });
-  return {
-    budget: { headersMs: settings.perRequestTimeoutMs, idleMs: deps.options.streamIdleTimeoutMs, signal: controller.signal, trace: deps.observer?.tracer?.mcpCalls(ctx) },
-    streaming: () => {
-      clearTimeout(timer);
-      const limit = settings.totalTimeoutSet ? settings.totalTimeoutMs : deps.options.streamTimeoutMs;
-      timer = setTimeout(() => controller.abort('timeout'), Math.max(0, limit - (performance.now() - startedAt)));
-    },
-    cancel: () => controller.abort('cancelled'),
-    end: (why) => controller.abort(why),
-    running: () => !finished && !controller.signal.aborted,
-    done: () => {
-      finished = true;
-      clearTimeout(timer);
-      timer = undefined;
-      ctx.res.off('close', onClose);
-      stopping?.removeEventListener('abort', onStop);
-    },
-  };
-}
-
-interface Call {
-  ctx: RequestContext;
-  key: AuthenticatedKey;
-  account: AccountSnapshot;
-  scope: AccessScope | null;
-  /** The server of a server's own endpoint; undefined on the aggregate endpoint. */
-  server: McpServerState | undefined;
-  message: JsonRpcMessage;
-  /** The access key came in `x-api-key`: the client's `Authorization` is its own. */
-  viaApiKey: boolean;
-  token: string;
-  /** Whose upstream sessions the request uses (McpGateway.#owner). */
-  owner: string;
-  /** Aborts when the gateway's shutdown grace period is over. */
-  stopping: AbortSignal | undefined;
-  /** A request of the stateless revision (MCP 2026-07-28): no session, results as that revision has them. */
-  stateless: boolean;
-  /** Tool search (`?tools=search`, aggregate endpoint only): tools/list offers search_tools and call_tool. */
-  search: boolean;
-  /** A tools/call made through call_tool, its message the tool's own call. */
-  viaCallTool: boolean;
-  /** The credit the call's fee holds until it is recorded (billing on, a fee set). */
-  hold?: Reservation;
-}
-
-/** A tools/call forwarded: its usage event, the tool (as named by its server, and as it listed it) and where it went. */
-interface Metered { eventId: string; tool: string; target: McpTarget; definition: McpTool }
-
-/** A request forwarded and not yet answered, which the client may cancel and the gateway end. */
-interface Pending {
-  key: string;
-  /** The client's id for it: what a cancellation sent to its server names. */
-  id: JsonRpcId;
-  call: Call;
-  server: McpServerState;
-  /** The tool a tools/call runs, as its server names it; undefined for another request. */
-  tool: string | undefined;
-  /** Where it was sent (its session and credential); undefined until then. */
-  target: McpTarget | undefined;
-  budget: CallBudget;
-}
-
-/** A request's id within its client session (or key): a string id and a number id are different ids. */
-function pendingKey(owner: string, id: unknown): string {
-  return `${owner}\0${typeof id}\0${String(id)}`;
-}
-
-function isCancelled(budget: CallBudget): boolean {
-  return budget.budget.signal.aborted && budget.budget.signal.reason === 'cancelled';
-}
-
-function endedOf(budget: CallBudget): CallEnded | undefined {
-  const { signal } = budget.budget;
-  return signal.aborted && signal.reason instanceof CallEnded ? signal.reason : undefined;
-}
-
-/** A 401 with a challenge from a server that takes the client's own OAuth token: the client's to answer by signing in. */
-function challenged(error: unknown, server: McpServerState): error is McpUpstreamError & { challenge: string[] } {
-  return error instanceof McpUpstreamError && error.status === 401 && error.challenge !== undefined && server.auth.type === 'oauthPassthrough';
-}
-
-/**
- * A cancelled request's answer: nothing. An event stream already open just ends; one not yet begun is an empty one
- * (a request must be answered with JSON or a stream, and the client ignores whatever answers a cancelled request).
- */
-function endEmpty(ctx: RequestContext): void {
-  const { res } = ctx;
-  if (res.headersSent) {
-    if (!res.writableEnded && !res.destroyed) res.end();
-    return;
-  }
-  if (res.destroyed) return;
-  const headers = baseHeaders(ctx.requestId);
-  headers['Access-Control-Expose-Headers'] = EXPOSED;
-  headers['content-type'] = 'text/event-stream';
-  headers['cache-control'] = 'no-cache';
-  res.writeHead(200, headers);
-  res.end();
-}
-
-/** The server's stored secret: the account's first provider key of provider `mcp:<label>`. */
-function secretOf(account: AccountSnapshot, server: McpServerState): ProviderKeyState {
-  const provider = mcpSecretProvider(server.label);
-  const stored = account.providerKeysByProvider.get(provider)?.[0];
-  if (stored) return stored;
-  const unreadable = [...account.unreadableProviderKeys.values()].includes(provider);
-  throw new McpUpstreamError(server.label, unreadable
-    ? `has a stored secret (provider key ${provider}) this gateway cannot decrypt; the operator must act.`
-    : `has no stored secret: add a provider key of provider ${provider}.`);
-}
-
-/** The client took what was written (or left), or the request ended: a client not reading holds nothing up then. */
-function drained(res: RequestContext['res'], signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    res.once('drain', done);
-    res.once('close', done);
-    if (signal.aborted) done();
-    else signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-/** Largest 4xx answer read for the JSON-RPC error in it. */
-const MAX_REFUSAL_CHARS = 64 << 10;
-
-/** The JSON-RPC error to request `id` a server's 4xx answer is, if it is one; the body is read whole either way. */
-async function refusalOf(response: Dispatcher.ResponseData, id: JsonRpcId): Promise<{ code: number; message: string; data?: unknown } | undefined> {
-  let text = '';
-  try {
-    response.body.setEncoding('utf8');
-    for await (const chunk of response.body as AsyncIterable<string>) {
-      text += chunk;
-      if (text.length > MAX_REFUSAL_CHARS) {
-        response.body.destroy();
-        return undefined;
-      }
-    }
-  } catch {
-    return undefined;
-  }
-  const m = parseMessage(text);
-  const error = m?.method === undefined && m?.id === id ? m.error : undefined;
-  if (!error || !Number.isInteger(error.code) || typeof error.message !== 'string') return undefined;
-  return error.data === undefined ? { code: error.code, message: error.message } : { code: error.code, message: error.message, data: error.data };
-}
-
-function denied(code: number): Outcome {
-  return { status: 0, completion: 'failed', stopReason: `jsonrpc_error_${code}`, streaming: false, durationMs: 0 };
-}
-
-/** A call the client cancelled: whether the tool ran, and how far, is unknown (as a model request its client left). */
-function cancelled(durationMs: number): Outcome {
-  return { status: 0, completion: 'unknown', stopReason: 'cancelled', streaming: false, durationMs };
-}
-
-function failed(failure: McpUpstreamError, durationMs: number): Outcome {
-  return { status: failure.status, completion: failure.timedOut ? 'timed_out' : 'failed', stopReason: `jsonrpc_error_${RpcCode.internal}`, streaming: false, durationMs };
-}
-
-/** A call its server did not answer: cancelled by the client, ended by the gateway (with the code its client is told), or failed. */
-function unanswered(budget: CallBudget, failure: McpUpstreamError, durationMs: number): Outcome {
-  if (isCancelled(budget)) return cancelled(durationMs);
-  const ended = endedOf(budget);
-  return ended ? { status: 0, completion: 'failed', stopReason: `jsonrpc_error_${ended.code}`, streaming: false, durationMs } : failed(failure, durationMs);
-}
-
-/** A server that failed, as a JSON-RPC error naming it by label (never its URL or credential). */
-function upstreamError(id: JsonRpcId, error: unknown, server: McpServerState, signal: AbortSignal): string {
-  const failure = upstreamFailure(error, server.label, signal);
-  return rpcError(id, RpcCode.internal, failure.message, { server: server.label, ...(failure.status > 0 ? { status: failure.status } : {}) });
-}
-
-/**
- * A list's result; a stateless one says it is complete and that it is this caller's, not to be kept: it is filtered
- * by the key's allow lists and the account's servers, which change at once.
- */
-function listed(call: Call, result: Record<string, unknown>): Record<string, unknown> {
-  return call.stateless ? statelessResult(call.message.method, result, { ttlMs: 0, scope: 'private' }) : result;
-}
-
-/** A tools/call's result answered by the gateway (search_tools' own, or an isError one), as the revision has it. */
-function toolResult(call: Call, id: JsonRpcId, result: Record<string, unknown>): void {
-  answer(call.ctx, 200, rpcResult(id, call.stateless ? statelessResult(call.message.method, result) : result));
-}
-
-/**
- * A tool execution error (MCP 2025-11-25, SEP-1303): arguments a meta-tool does not take are the model's to correct,
- * so they come back as the tool's result, `isError` and a text saying which argument, which reaches the model; a
- * JSON-RPC error is the client's to handle and may never reach it.
- */
-function toolError(call: Call, id: JsonRpcId, text: string): void {
-  toolResult(call, id, { content: [{ type: 'text', text }], isError: true });
-}
-
-/**
- * A tools/call refused before it reached a server (no such tool, or not allowed for this key): a JSON-RPC error to a
- * direct call, as MCP has an unknown tool; through call_tool, which exists, the name is call_tool's argument, so it is
- * a tool execution error with the same words. Either way the allow list is checked first, so a tool the key may not
- * call reads "not allowed" whether it exists or not.
- */
-function refuseCall(call: Call, id: JsonRpcId, code: number, message: string, data?: Record<string, unknown>): void {
-  if (call.viaCallTool) toolError(call, id, message);
-  else answer(call.ctx, 200, rpcError(id, code, message, data));
-}
-
-/** How a server's answer ended its call, for the call's span: its JSON-RPC error code, `tool_error` (isError), or nothing. */
-function outcomeOf(m: JsonRpcMessage): number | 'tool_error' | undefined {
-  return m.error ? m.error.code : m.result?.isError === true ? 'tool_error' : undefined;
-}
-
-/** A server's answer relayed to a stateless client: a 2025 server's result given what the revision requires of one. */
-function restated(call: Call, m: JsonRpcMessage): string {
-  return JSON.stringify(m.result !== undefined ? { ...m, result: statelessResult(call.message.method, m.result) } : m);
 }
