@@ -55,6 +55,54 @@ describe('unparsable requests', () => {
     assert.equal(JSON.parse(broken.body).errorCode, 'ERR_NGROK_27606');
   });
 
+  /** tollgate_unparsable_requests_total by status, as the API port's /metrics shows it now. */
+  async function unparsableCounts(): Promise<Record<string, number>> {
+    const text = await (await fetch(`${h.apiUrl}/metrics`)).text();
+    const counts: Record<string, number> = {};
+    for (const m of text.matchAll(/^tollgate_unparsable_requests_total\{status="(\d+)"\} (\d+)$/gm)) counts[m[1]!] = Number(m[2]);
+    return counts;
+  }
+
+  /** The access line under `requestId`, waited for (the log is written asynchronously). */
+  async function accessLine(requestId: string): Promise<Record<string, unknown>> {
+    for (let waited = 0; ; waited += 25) {
+      const found = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.log === 'access' && l.requestId === requestId);
+      if (found.length > 0) {
+        assert.equal(found.length, 1, 'one access line per request');
+        return found[0]!;
+      }
+      if (waited > 5000) throw new Error(`no access line for ${requestId}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  test('gateway: each unparsable request is counted by status and has one access line under the request id it was answered with', async () => {
+    const before = await unparsableCounts();
+    const big = await rawHttp(h.gatewayUrl, oversized(token));
+    assert.equal(big.status, 431);
+    const malformed = await rawHttp(h.gatewayUrl, `POST /v1/chat/completions HTTP/9.9 nonsense\r\nhost: x\r\nauthorization: Bearer ${token}\r\n\r\n`);
+    assert.equal(malformed.status, 400);
+    const bigLine = await accessLine(big.headers['ngrok-aig-request-id']!);
+    const malformedLine = await accessLine(malformed.headers['ngrok-aig-request-id']!);
+    for (const [line, status] of [[bigLine, 431], [malformedLine, 400]] as const) {
+      assert.deepEqual([line.status, line.errorCode, line.surface, line.attempts, line.accessKeyId, line.modelAsked, line.totalMs, line.msg], [status, 'ERR_NGROK_27228', null, 0, null, null, null, 'request']);
+      assert.ok(!('requestHeaders' in line) && !('requestBody' in line), 'no request header or byte');
+    }
+    const after = await unparsableCounts();
+    assert.equal((after['431'] ?? 0) - (before['431'] ?? 0), 1);
+    assert.equal((after['400'] ?? 0) - (before['400'] ?? 0), 1);
+    // A chunk that breaks after the headers were read: the answer is the request's own, under its id and surface —
+    // observed once, as that request (not also as an unparsable one, nor as a client that left).
+    const broken = await rawHttp(h.gatewayUrl, badChunk('/v1/chat/completions', token, '{"model":"gpt-4o"}'));
+    const brokenLine = await accessLine(broken.headers['ngrok-aig-request-id']!);
+    assert.deepEqual([brokenLine.status, brokenLine.errorCode, brokenLine.surface, brokenLine.clientGone], [400, 'ERR_NGROK_27228', 'chat-completions', false]);
+    assert.equal(((await unparsableCounts())['400'] ?? 0) - (before['400'] ?? 0), 1, 'the broken chunk is not counted as unparsable');
+    // Their bearer token reached no line of the log, the access lines included.
+    const text = capture.lines.join('\n');
+    assert.ok(!text.includes(token), 'the access key in the log');
+    assert.ok(!text.includes('a'.repeat(100)), 'the oversized header\'s value in the log');
+  });
+
   test('nothing of an unparsable request is logged, even at trace level', async () => {
     await rawHttp(h.apiUrl, oversized(BOOTSTRAP));
     await rawHttp(h.apiUrl, badChunk('/provider-keys', BOOTSTRAP, '{"providerId":"openai","value":"sk-SECRET-VALUE-1234567890"}'));
@@ -97,6 +145,33 @@ describe('slow clients', () => {
         if (status !== undefined) assert.equal(status, 408);
       }
     }
+  });
+
+  test('headers that never finish are counted and logged as a 408 under the id the client got; a connection that sends nothing is not', async () => {
+    const count = async (): Promise<number> => {
+      const text = await (await fetch(`${h.apiUrl}/metrics`)).text();
+      return Number(/^tollgate_unparsable_requests_total\{status="408"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+    };
+    const before = await count();
+    const stalled = await rawHttp(h.gatewayUrl, `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${token}\r\nx-more: `);
+    assert.equal(stalled.status, 408);
+    const requestId = stalled.headers['ngrok-aig-request-id']!;
+    assert.match(requestId, /^rq_/);
+    await rawHttp(h.gatewayUrl, '').catch(() => undefined);
+    const line = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      const deadline = Date.now() + 5000;
+      const look = (): void => {
+        const found = capture.lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.log === 'access' && l.requestId === requestId);
+        if (found) return resolve(found);
+        if (Date.now() > deadline) return reject(new Error('no access line'));
+        setTimeout(look, 25);
+      };
+      look();
+    });
+    assert.deepEqual([line.status, line.errorCode, line.surface], [408, 'ERR_NGROK_27228', null]);
+    // A connection that sent nothing made no request (a proxy's or a browser's preconnect): only the stalled one counts.
+    assert.equal(await count(), before + 1);
+    assert.ok(!capture.lines.join('\n').includes(token), 'the access key in the log');
   });
 
   test('a body that never arrives is cut after the request timeout', async () => {

@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { newId } from '../domain/ids.ts';
 import { stopTokenCounter } from '../domain/token-counter.ts';
 import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
-import { answerClientError, TIMED_OUT } from '../http/client-error.ts';
+import { answerClientError, classifyClientError, TIMED_OUT } from '../http/client-error.ts';
 import { clientTimeoutOptions } from '../http/client-timeouts.ts';
 import { requestHost, serveH2c } from '../http/h2c.ts';
 import type { Duplex } from 'node:stream';
@@ -341,18 +341,26 @@ function queryOf(url: string, q: number): URLSearchParams | undefined {
   return q < 0 ? undefined : new URLSearchParams(url.slice(q + 1));
 }
 
-/** A request node:http could not parse: answered in the OpenAI error shape (the format is unknown), request id included. */
-function answerUnparsable(error: Error & { code?: string }, socket: Duplex): void {
-  // A request whose body did not arrive in time is already being handled: it is observed with the 408 it gets.
-  const inFlight = (socket as Duplex & { _httpMessage?: TrackedResponse | null })._httpMessage;
-  const ctx = inFlight?.[CTX];
-  if (ctx && error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && !inFlight!.headersSent && !socket.destroyed) {
-    ctx.answeredStatus = 408;
-    ctx.errorCode = Errors.invalidRequest.code;
-  }
-  const requestId = ctx && ctx.answeredStatus !== 0 ? ctx.requestId : newId('request');
-  answerClientError(error, socket, ({ status, reason }) => codecs.openai.errorBody(new TollgateError(Errors.invalidRequest, { reason }, status), requestId),
-    `${H_REQUEST_ID}: ${requestId}\r\n${H_ATTEMPTS}: 0\r\naccess-control-allow-origin: *\r\nx-content-type-options: nosniff\r\n`);
+/**
+ * Requests node:http could not parse: answered in the OpenAI error shape (the format is unknown), request id included,
+ * and observed (a counter and an access line) under that id, so a client refused for its header size is seen.
+ */
+function createUnparsableHandler(deps: GatewayDeps): (error: Error & { code?: string }, socket: Duplex) => void {
+  return function answerUnparsable(error, socket) {
+    // A request whose body did not arrive in time, or whose body's framing broke (a bad chunk), is already being
+    // handled: the answer is its own, and it is observed once, with that status, when its body read fails.
+    const inFlight = (socket as Duplex & { _httpMessage?: TrackedResponse | null })._httpMessage;
+    const ctx = inFlight?.[CTX];
+    if (ctx && error.code !== 'ECONNRESET' && !inFlight!.headersSent && !socket.destroyed && (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || !ctx.req.complete)) {
+      ctx.answeredStatus = classifyClientError(error.code).status;
+      ctx.errorCode = Errors.invalidRequest.code;
+    }
+    const handled = ctx !== undefined && ctx.answeredStatus !== 0;
+    const requestId = handled ? ctx.requestId : newId('request');
+    const answered = answerClientError(error, socket, ({ status, reason }) => codecs.openai.errorBody(new TollgateError(Errors.invalidRequest, { reason }, status), requestId),
+      `${H_REQUEST_ID}: ${requestId}\r\n${H_ATTEMPTS}: 0\r\naccess-control-allow-origin: *\r\nx-content-type-options: nosniff\r\n`);
+    if (answered && !handled) deps.observer?.unparsable(requestId, answered.status, Errors.invalidRequest.code);
+  };
 }
 
 /**
@@ -408,7 +416,7 @@ export async function startGatewayServer(deps: GatewayDeps, host: string, port: 
   const sockets = new Set<Socket>();
   const forget = function (this: Socket) { sockets.delete(this); };
   server.on('connection', (socket: Socket) => { sockets.add(socket); socket.once('close', forget); });
-  server.on('clientError', answerUnparsable);
+  server.on('clientError', createUnparsableHandler(deps));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => { server.off('error', reject); resolve(); });

@@ -31,7 +31,8 @@ export interface AccessLine {
   requestId: string;
   accessKeyId: string | null;
   accountId: string | null;
-  surface: string;
+  /** null: a request the gateway could not parse (no path known). */
+  surface: string | null;
   streaming: boolean;
   modelAsked: string | null;
   modelServed: string | null;
@@ -54,7 +55,8 @@ export interface AccessLine {
   reasoningTokens: number;
   usageEstimated: boolean;
   costUsd: string;
-  totalMs: number;
+  /** null: a request the gateway could not parse (node gives no start time for it). */
+  totalMs: number | null;
   upstreamMs: number;
   /** null when the client left before any byte of an answer (status 499). */
   ttfbMs: number | null;

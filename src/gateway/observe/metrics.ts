@@ -165,6 +165,8 @@ export class GatewayMetrics {
   readonly realtimeEventsRefused: FastCounter;
   /** Realtime sessions open now, per provider; a provider keeps its series (at 0) once it had one. */
   readonly realtimeOpen = new Map<string, number>();
+  /** Requests node:http could not parse (no route, no surface: not in `requests`), by the status answered. */
+  readonly unparsableRequests: FastCounter;
   readonly #surfaceIndex: ReadonlyMap<string, number>;
   readonly #overhead: HistogramChild[];
   readonly #ttfb: HistogramChild[];
@@ -194,6 +196,7 @@ export class GatewayMetrics {
     this.realtimeEnded = counter('tollgate_realtime_sessions_ended_total', 'Realtime sessions ended, by what ended them: client_closed, provider_closed, idle_limit, duration_limit, frame_too_long (the provider\'s message), client_frame_too_long, client_protocol_error (a frame of the client\'s that breaks the WebSocket protocol), provider_protocol_error (one of the provider\'s), shutdown, key_revoked, gateway_busy.', ['provider', 'model', 'outcome']);
     this.realtimeRefused = counter('tollgate_realtime_upgrades_refused_total', 'Realtime upgrades refused before the session, by the provider tried (none before one was), status class and code (the gateway\'s error code; provider: the provider\'s own refusal relayed; client_gone; handshake_invalid).', ['provider', 'status_class', 'code']);
     this.realtimeEventsRefused = counter('tollgate_realtime_events_refused_total', 'Client events of open realtime sessions not relayed, and responses the provider started by itself that were cancelled, by the session\'s provider and the error code the client was told: ERR_NGROK_4026 no credit left, ERR_NGROK_27228 a message with billing on that is no JSON text, ERR_NGROK_27238 a transcription the managed key cannot bill, ERR_NGROK_27009 the gateway failed (a response asked for whose usage row the journal refused, a check that failed).', ['provider', 'code']);
+    this.unparsableRequests = counter('tollgate_unparsable_requests_total', 'Requests the gateway could not parse as HTTP, answered with an error before any route (400 malformed request line or headers, 408 headers not finished in time, 431 request line and headers over 16 KB), by status. Not in tollgate_requests_total.', ['status']);
     this.#overhead = surfaces.map((s) => this.overheadSeconds.child(s));
     this.#duration = surfaces.map((s) => this.durationSeconds.child(s));
     this.#ttfb = surfaces.flatMap((s) => [this.ttfbSeconds.child(s, 'false'), this.ttfbSeconds.child(s, 'true')]);

@@ -1,9 +1,9 @@
 // The gateway's one observation point. The request path calls it at four places only: a model request
 // arrives (server.ts), its response closes (server.ts), an attempt or a call to an MCP server is about to be
 // sent (attempt.ts, mcp/upstream.ts; tracing only) and the request is over (meter.ts after metering; server.ts
-// for requests refused before any attempt). Everything costly — metric updates, span attributes, the
-// access-log line — happens in `finished`, which runs after the answer is complete, off the client's
-// critical path.
+// for requests refused before any attempt, and for those node:http could not parse: `unparsable`). Everything
+// costly — metric updates, span attributes, the access-log line — happens in `finished`, which runs after the
+// answer is complete, off the client's critical path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { metricsAccess, METRICS_HEADERS, METRICS_REFUSALS } from '../../http/metrics-access.ts';
 import type { Logger } from 'pino';
@@ -229,6 +229,25 @@ export class GatewayObserver {
       if (ctx.capture) line.responseBody = truncate(ctx.capture.text());
     }
     this.#access.info(line, 'request');
+  }
+
+  /**
+   * A request node:http could not parse, answered by the server (client-error.ts: 400, 408 or 431 only, so `status`
+   * is a bounded label): counted, and one access line with what is known of it, under the request id the client got.
+   * Never its headers or bytes, even with TOLLGATE_LOG_BODIES: unparsed, nothing in them is known not to be a credential.
+   */
+  unparsable(requestId: string, status: number, errorCode: string): void {
+    this.metrics.unparsableRequests.child(String(status)).inc();
+    if (!this.#access) return;
+    // Node gives no time for a request it could not parse: its duration is unknown (null), not 0.
+    const line: AccessLine = {
+      requestId, accessKeyId: null, accountId: null, surface: null, streaming: false, modelAsked: null, modelServed: null,
+      provider: null, keySource: null, attempts: 0, retryActions: '', completion: null, status, clientGone: false,
+      inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, usageEstimated: false,
+      costUsd: '0.00000', totalMs: null, upstreamMs: 0, ttfbMs: null, errorCode,
+    };
+    if (this.#accessLine) this.#accessLine(line);
+    else this.#access.info(line, 'request');
   }
 
   /** A realtime session was upgraded: open under its provider from now until realtimeFinished. */
