@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ProviderKeyState } from '../state/types.ts';
 import { Errors, TollgateError } from '../domain/errors.ts';
+import { credentialOf } from './key-credential.ts';
 
 export interface BedrockRoleOptions {
   /** TOLLGATE_AWS_STS_ENDPOINT: where AssumeRole goes instead of the region's STS endpoint (tests, VPC endpoints). */
@@ -78,12 +79,6 @@ interface AwsModules {
 /** Bedrock Runtime's service name, or its OpenAI-compatible endpoint's (`bedrock-mantle`, as the OpenAI SDK signs for it). */
 export type SigningService = 'bedrock' | 'bedrock-mantle';
 
-/** What a role key's credentials are assumed for: its role, external ID and region. */
-function fingerprintOf(key: ProviderKeyState): string {
-  const role = key.awsRole!;
-  return `${role.roleArn ?? ''} ${role.externalId} ${key.awsRegion ?? ''}`;
-}
-
 export class BedrockRoles {
   readonly #options: BedrockRoleOptions;
   /** In order of last use: the first is the one to go when MAX_KEYS are held. */
@@ -134,7 +129,7 @@ export class BedrockRoles {
       const entry = this.#entries.get(id);
       if (!entry) continue;
       const key = now.get(id);
-      if (key?.awsRole === undefined || fingerprintOf(key) !== entry.fingerprint) this.#entries.delete(id);
+      if (key?.awsRole === undefined || credentialOf(key) !== entry.fingerprint) this.#entries.delete(id);
     }
   }
 
@@ -160,7 +155,7 @@ export class BedrockRoles {
 
   #entry(key: ProviderKeyState): Entry {
     if (this.#now() >= this.#nextSweep) this.sweep();
-    const fingerprint = fingerprintOf(key);
+    const fingerprint = credentialOf(key);
     let entry = this.#entries.get(key.id);
     // Taken out and put back: the map's order is that of last use.
     this.#entries.delete(key.id);

@@ -68,4 +68,11 @@ test('a key whose secret changed (rotated) is ready at once, for every model it 
   assert.equal(cooldowns.cooling(), 2);
   assert.deepEqual(ids(cooldowns.order([attempt(gpt, 'b'), attempt(gpt, 'a')]).attempts), ['gpt-4o/a', 'gpt-4o/b']);
   assert.deepEqual(ids(cooldowns.order([attempt(mini, 'a'), attempt(mini, 'c')]).deferred), []);
+  // A Bedrock role key has no secret: its role is its credential.
+  cooldowns.cool(attempt(gpt, 'role'), 60_000);
+  const roleKey = (roleArn: string) => ['role', { id: 'role', providerId: 'bedrock', name: 'role', keyRedacted: '', value: '', awsRegion: 'us-east-1', awsRole: { externalId: 'x', roleArn } }] as const;
+  cooldowns.providerKeysReloaded(new Map([roleKey('arn:aws:iam::1:role/ngrok-ai-gateway-a')]), new Map([roleKey('arn:aws:iam::1:role/ngrok-ai-gateway-a')]));
+  assert.equal(cooldowns.cooling(), 3, 'role key read again unchanged');
+  cooldowns.providerKeysReloaded(new Map([roleKey('arn:aws:iam::1:role/ngrok-ai-gateway-a')]), new Map([roleKey('arn:aws:iam::1:role/ngrok-ai-gateway-b')]));
+  assert.equal(cooldowns.cooling(), 2, 'another role: another key to the provider');
 });

@@ -4,6 +4,7 @@
 // memory: no store is read or written, and a node that never saw the 429 tries the key in the configured order.
 import type { AttemptPlan } from '../domain/routing.ts';
 import type { ProviderKeyState } from '../state/types.ts';
+import { credentialOf } from './key-credential.ts';
 
 /** The longest a key is held back, whatever its provider said (OpenAI's limits may reset in an hour). */
 export const MAX_COOL_MS = 5 * 60_000;
@@ -27,6 +28,11 @@ function cooldownKey(plan: AttemptPlan): string | undefined {
   if (key === undefined) return undefined;
   const counting = plan.candidate.surface.surface === 'count-tokens' ? '\ncount-tokens' : '';
   return `${key}\n${plan.candidate.provider.id}:${plan.candidate.upstreamModelId ?? plan.candidate.modelId}${counting}`;
+}
+
+/** The key part of a cooldownKey. */
+function keyIdOf(entry: string): string {
+  return entry.slice(0, entry.indexOf('\n'));
 }
 
 export interface CooledOrder {
@@ -66,7 +72,7 @@ export class KeyCooldowns {
 
   /**
    * An account's provider keys were read again (GatewayState.onReload: on the node that changed them at once, on the
-   * others when their poll reads the change). A key whose secret changed — rotated, usually because it was exhausted
+   * others when their poll reads the change). A key whose credential changed (key-credential.ts) — rotated, usually because it was exhausted
    * or limited — is another key to its provider: its old secret's limits say nothing of it, so it is ready at once.
    */
   providerKeysReloaded(before: ReadonlyMap<string, ProviderKeyState>, now: ReadonlyMap<string, ProviderKeyState>): void {
@@ -74,10 +80,10 @@ export class KeyCooldowns {
     let rotated: Set<string> | undefined;
     for (const [id, key] of now) {
       const was = before.get(id);
-      if (was !== undefined && was.value !== key.value) (rotated ??= new Set()).add(id);
+      if (was !== undefined && credentialOf(was) !== credentialOf(key)) (rotated ??= new Set()).add(id);
     }
     if (!rotated) return;
-    for (const entry of this.#readyAt.keys()) if (rotated.has(entry.slice(0, entry.indexOf('\n')))) this.#readyAt.delete(entry);
+    for (const entry of this.#readyAt.keys()) if (rotated.has(keyIdOf(entry))) this.#readyAt.delete(entry);
   }
 
   /**
