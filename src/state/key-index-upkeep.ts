@@ -163,9 +163,10 @@ export class KeyIndexUpkeep {
             if (!(await this.#agrees())) this.#rebuild = { index: new KeyIndex(), after: '' };
           } else return;
         } catch (error) {
-          // The live index stands; the next resync counts again.
-          this.#rebuild = undefined;
+          // The live index stands, and the rebuild waits where it was: the next change or resync goes on with it. Not
+          // dropped for the next resync's count to start again: after changes the log lost (reread), the sizes may agree.
           this.#failed(error, 'reading the access-key index again failed; a key inserted or deleted by hand is not seen until it can be');
+          return;
         }
       }
     } finally {
