@@ -1,7 +1,7 @@
 // Files that hold accounts, key hashes and usage (the SQLite database, the usage journal and its logs) are
 // readable by their owner only, as secret.key is: under a default umask of 022 they would be world-readable, and
 // any local user could copy every account's usage and the hashes of its keys.
-import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 export const PRIVATE_FILE_MODE = 0o600;
@@ -16,8 +16,16 @@ export function makePrivateDir(dir: string): void {
  * gives its `-wal` and `-shm` files the database file's mode.
  */
 export function ensurePrivateFile(path: string): void {
+  // Never opened when it exists: closing any descriptor of a file drops every POSIX lock the process holds on it,
+  // SQLite's included (a journal slot this process holds, tried again).
+  if (existsSync(path)) return;
   makePrivateDir(dirname(path));
-  closeSync(openSync(path, 'a', PRIVATE_FILE_MODE));
+  try {
+    closeSync(openSync(path, 'wx', PRIVATE_FILE_MODE));
+  } catch (error) {
+    // Made meanwhile by another process: as wanted.
+    if ((error as { code?: string }).code !== 'EEXIST') throw error;
+  }
 }
 
 /**

@@ -206,9 +206,7 @@ const OWNER_SCHEMA = 'CREATE TABLE IF NOT EXISTS journal_owner (owner TEXT NOT N
 
 /** Opens `path` and takes its lock; undefined when another live process holds it. */
 function tryLock(path: string): BetterSqlite3.Database | undefined {
-  // Only a missing file is made: closing any descriptor of a file drops every POSIX lock the process holds on it,
-  // SQLite's included, and one process may try a slot it holds (several journals in one test process).
-  if (!existsSync(path)) ensurePrivateFile(path);
+  ensurePrivateFile(path);
   // timeout 0: a held lock answers SQLITE_BUSY at once instead of waiting for a process that will not let go.
   const db = new BetterSqlite3(path, { timeout: 0 });
   try {
