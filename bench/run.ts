@@ -197,9 +197,10 @@ async function measureAll(upstream: Running, targets: Running[]): Promise<Row[]>
         await loader.run({ origin: t.ep.origin, path: t.ep.path, headers: t.ep.headers, body: bodyFor(mode), connections: settings.connections, durationSec: settings.warmupSec });
       }
     }
-    // Repeats go round-robin over the targets, so slow drift of the machine (other jobs) spreads evenly, in an order
-    // reversed every other repeat: on a VM speeding up through a run (seen 2026-12-08: 2,821 → 5,115 req/s over five
-    // repeats), the target always measured first read ~14 % below an identical build measured after it.
+    // Repeats go round-robin over the targets, so slow drift of the machine (other jobs) spreads evenly, the targets
+    // (after the upstream alone, always first) in an order reversed every other repeat: on a VM speeding up through a
+    // run (seen 2026-12-08: 2,821 → 5,115 req/s over five repeats), the target always measured first read ~14 % below
+    // an identical build measured after it.
     for (let rep = 1; rep <= settings.repeats; rep++) {
       const order = rep % 2 === 1 ? all : [upstream, ...[...targets].reverse()];
       for (const t of order) {

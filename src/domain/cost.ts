@@ -269,9 +269,9 @@ export function reservationPico(inputTokens: number, outputTokens: number, attem
     held += calls * (transcript * dearestInput(again) + transcript * dearestInput(advisorPrice) + advice * (advisorPrice?.output ?? 0n));
     held += calls * (2n * transcript + advice) * feeMicroUsdPerMtok;
   }
-  if (compaction === undefined || transcript <= BigInt(Math.max(0, Math.floor(compaction.trigger)))) return held;
-  const window = compaction.contextWindow !== undefined && compaction.contextWindow > 0 ? BigInt(compaction.contextWindow) : undefined;
-  const within = (tokens: bigint): bigint => (window !== undefined && window < tokens ? window : tokens);
+  if (compaction === undefined || transcript <= count(compaction.trigger)) return held;
+  const window = count(compaction.contextWindow ?? 0);
+  const within = (tokens: bigint): bigint => (window > 0n && window < tokens ? window : tokens);
   const read = within(transcript);
   const summary = count(compaction.outputTokens);
   const summarizing = base ? pricesFor(base, read) : undefined;

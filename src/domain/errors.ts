@@ -298,6 +298,11 @@ export function textPrefix(value: string, limit: number): string {
   return value.slice(0, last >= 0xd800 && last <= 0xdbff ? limit - 1 : limit);
 }
 
+/** `text` with any unpaired surrogate (a JSON escape may hold one whole) replaced by U+FFFD: strict JSON readers take it. */
+export function wellFormed(text: string): string {
+  return text.isWellFormed() ? text : text.toWellFormed();
+}
+
 /** The details an error body carries (the control plane's `details`), client-chosen values kept as a message keeps them. */
 function echoedDetails(details: Record<string, string>): Record<string, string> {
   let out: Record<string, string> | undefined;

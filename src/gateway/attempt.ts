@@ -615,7 +615,7 @@ async function attemptOnce(ctx: RequestContext, record: AttemptRecord, attemptNu
         // billed all the same — the provider did the work, and another attempt would be billed for the same cut. A
         // translation that threw otherwise (a bug) is the gateway's failure, said as one: taken for a broken
         // connection, it had the next attempt bill the same answer again and the client read a 502 blaming the provider.
-        if (!(error instanceof TollgateError)) ctx.deps.logger.error({ requestId: ctx.requestId, err: error instanceof Error ? error.message : String(error) }, 'translating an answer failed');
+        if (!(error instanceof TollgateError)) ctx.deps.logger.error({ requestId: ctx.requestId, err: error }, 'translating an answer failed');
         if (!ctx.clientGone) writeError(ctx, error instanceof TollgateError ? error : tollgateError('internal'), answerHeaders(ctx, response.headers, attemptNumber, model, removed, managedKey, 'json'));
         return 'served';
       }

@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { newId } from '../domain/ids.ts';
 import { stopTokenCounter } from '../domain/token-counter.ts';
 import { Errors, TollgateError, tollgateError } from '../domain/errors.ts';
-import { answerClientError, classifyClientError, TIMED_OUT } from '../http/client-error.ts';
+import { answerClientError, TIMED_OUT } from '../http/client-error.ts';
 import { clientTimeoutOptions } from '../http/client-timeouts.ts';
 import { requestHost, serveH2c } from '../http/h2c.ts';
 import type { Duplex } from 'node:stream';
@@ -349,17 +349,16 @@ function createUnparsableHandler(deps: GatewayDeps): (error: Error & { code?: st
   return function answerUnparsable(error, socket) {
     // A request whose body did not arrive in time, or whose body's framing broke (a bad chunk), is already being
     // handled: the answer is its own, and it is observed once, with that status, when its body read fails.
-    const inFlight = (socket as Duplex & { _httpMessage?: TrackedResponse | null })._httpMessage;
-    const ctx = inFlight?.[CTX];
-    if (ctx && error.code !== 'ECONNRESET' && !inFlight!.headersSent && !socket.destroyed && (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || !ctx.req.complete)) {
-      ctx.answeredStatus = classifyClientError(error.code).status;
-      ctx.errorCode = Errors.invalidRequest.code;
-    }
-    const handled = ctx !== undefined && ctx.answeredStatus !== 0;
-    const requestId = handled ? ctx.requestId : newId('request');
+    const ctx = (socket as Duplex & { _httpMessage?: TrackedResponse | null })._httpMessage?.[CTX];
+    const owner = ctx && (error.code === 'ERR_HTTP_REQUEST_TIMEOUT' || !ctx.req.complete) ? ctx : undefined;
+    const requestId = owner?.requestId ?? newId('request');
     const answered = answerClientError(error, socket, ({ status, reason }) => codecs.openai.errorBody(new TollgateError(Errors.invalidRequest, { reason }, status), requestId),
       `${H_REQUEST_ID}: ${requestId}\r\n${H_ATTEMPTS}: 0\r\naccess-control-allow-origin: *\r\nx-content-type-options: nosniff\r\n`);
-    if (answered && !handled) deps.observer?.unparsable(requestId, answered.status, Errors.invalidRequest.code);
+    if (!answered) return;
+    if (owner) {
+      owner.answeredStatus = answered.status;
+      owner.errorCode = Errors.invalidRequest.code;
+    } else deps.observer?.unparsable(requestId, answered.status);
   };
 }
 

@@ -12,7 +12,7 @@ export interface ClientError { status: number; phrase: string; reason: string }
 export const TIMED_OUT: ClientError = { status: 408, phrase: 'Request Timeout', reason: 'The request (its headers or its body) did not arrive in time.' };
 
 /** What the client did wrong, from the parser's error code (the statuses node itself would answer). */
-export function classifyClientError(code: string | undefined): ClientError {
+function classifyClientError(code: string | undefined): ClientError {
   if (code === 'HPE_HEADER_OVERFLOW') return { status: 431, phrase: 'Request Header Fields Too Large', reason: 'The request line and headers are larger than the server accepts (16 KB).' };
   // Node reports the header and the whole-request timeouts alike.
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return TIMED_OUT;

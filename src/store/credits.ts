@@ -3,7 +3,7 @@
 // Balance = Σ grants − Σ usage cost − forfeited, where an expired grant forfeits only what usage up to its
 // expiry had not consumed. Usage is taken to consume the soonest-expiring credit first (the order a
 // customer would choose), so spent credits never "expire again" and push a balance negative.
-import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import type { CreditTransactionsTable, Database } from './schema.ts';
 import { bigint, COST_BILLIONS, COST_REMAINDERS, picoSum } from './schema.ts';
 import { newId } from '../domain/ids.ts';

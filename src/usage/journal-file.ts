@@ -15,7 +15,7 @@
 // SQLite table, whose B-tree inserts, WAL frames and checkpoint fsyncs on the event loop cost ~12 µs per attempt
 // (docs/decisions/usage-durability.md, "Why a log and not SQLite").
 import { close, closeSync, existsSync, fdatasync, fdatasyncSync, openSync, readdirSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { ensurePrivateFile, makePrivateDir, PRIVATE_FILE_MODE } from '../store/private-file.ts';
 import { COST_PARTS, NO_COST, type BegunAttempt, type UsageEvent } from './event.ts';

@@ -14,7 +14,7 @@ import { acceptsOf } from './request.ts';
 import { SESSION_HEADER } from './session.ts';
 import { upstreamFailure } from './upstream.ts';
 
-export const EXPOSED = `${EXPOSED_HEADERS}, ${SESSION_HEADER}`;
+const EXPOSED = `${EXPOSED_HEADERS}, ${SESSION_HEADER}`;
 
 /**
  * An answer of the gateway's own: a JSON-RPC message over 200 goes as a one-event stream to a client that takes only

@@ -880,8 +880,8 @@ export class McpGateway {
     const stored = target?.secret !== undefined ? secretOf(call.account, target.server) : undefined;
     const ok = outcome.completion === 'succeeded' && outcome.stopReason === 'completed';
     // The operation billed is a call the server answered (its tool may have failed); refusals and failures are free.
-    const answered = outcome.completion === 'succeeded' && outcome.status >= 200 && outcome.status < 300;
-    const fee = answered ? this.#fee() : 0n;
+    const billable = outcome.completion === 'succeeded' && outcome.status >= 200 && outcome.status < 300;
+    const fee = billable ? this.#fee() : 0n;
     const event: UsageEvent = {
       id: eventId, accountId: call.key.accountId, requestId: call.ctx.requestId, accessKeyId: call.key.id,
       provider: mcpSecretProvider(label), providerDisplayName: label, model: tool.slice(0, 256), modelDisplayName: tool.slice(0, 256),

@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import pino, { type Logger } from 'pino';
 import { BatchedLogDestination } from '../../config/log-destination.ts';
-import { cutText } from '../../domain/errors.ts';
+import { cutText, wellFormed } from '../../domain/errors.ts';
 
 /** Longest body kept per side when body capture is on. */
 export const BODY_CAPTURE_BYTES = 4096;
@@ -113,10 +113,6 @@ export function ms(value: number): number {
  */
 export function truncate(text: string, max = BODY_CAPTURE_BYTES): string {
   return wellFormed(cutText(text, max));
-}
-
-export function wellFormed(text: string): string {
-  return text.isWellFormed() ? text : text.toWellFormed();
 }
 
 export function safeHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {

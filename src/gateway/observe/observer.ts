@@ -4,6 +4,7 @@
 // for requests refused before any attempt, and for those node:http could not parse: `unparsable`). Everything
 // costly — metric updates, span attributes, the access-log line — happens in `finished`, which runs after the
 // answer is complete, off the client's critical path.
+import { Errors } from '../../domain/errors.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { metricsAccess, METRICS_HEADERS, METRICS_REFUSALS } from '../../http/metrics-access.ts';
 import type { Logger } from 'pino';
@@ -236,7 +237,7 @@ export class GatewayObserver {
    * is a bounded label): counted, and one access line with what is known of it, under the request id the client got.
    * Never its headers or bytes, even with TOLLGATE_LOG_BODIES: unparsed, nothing in them is known not to be a credential.
    */
-  unparsable(requestId: string, status: number, errorCode: string): void {
+  unparsable(requestId: string, status: number): void {
     this.metrics.unparsableRequests.child(String(status)).inc();
     if (!this.#access) return;
     // Node gives no time for a request it could not parse: its duration is unknown (null), not 0.
@@ -244,10 +245,15 @@ export class GatewayObserver {
       requestId, accessKeyId: null, accountId: null, surface: null, streaming: false, modelAsked: null, modelServed: null,
       provider: null, keySource: null, attempts: 0, retryActions: '', completion: null, status, clientGone: false,
       inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, reasoningTokens: 0, usageEstimated: false,
-      costUsd: '0.00000', totalMs: null, upstreamMs: 0, ttfbMs: null, errorCode,
+      costUsd: '0.00000', totalMs: null, upstreamMs: 0, ttfbMs: null, errorCode: Errors.invalidRequest.code,
     };
+    this.#write(line);
+  }
+
+  /** An access line with nothing more to add: written by the fast writer when there is one. */
+  #write(line: AccessLine): void {
     if (this.#accessLine) this.#accessLine(line);
-    else this.#access.info(line, 'request');
+    else this.#access!.info(line, 'request');
   }
 
   /** A realtime session was upgraded: open under its provider from now until realtimeFinished. */
@@ -336,8 +342,7 @@ export class GatewayObserver {
     if (o.outcome !== undefined) line.sessionEnd = o.outcome;
     if (o.errorCode !== undefined) line.errorCode = o.errorCode;
     // Never bodies, even with TOLLGATE_LOG_BODIES: a session's frames are the conversation itself.
-    if (this.#accessLine) this.#accessLine(line);
-    else this.#access.info(line, 'request');
+    this.#write(line);
   }
 
   /** GET /metrics on the gateway port (TOLLGATE_METRICS_ON_GATEWAY=1). */

@@ -25,8 +25,8 @@ import type { RealtimeObservation } from './observer.ts';
 import { reportedTokens } from './tokens.ts';
 import type { TraceHeaders } from '../headers.ts';
 import type { McpCall, McpCallSpan, McpTracing } from '../mcp/upstream.ts';
-import { truncate, wellFormed } from './access-log.ts';
-import { textPrefix } from '../../domain/errors.ts';
+import { truncate } from './access-log.ts';
+import { textPrefix, wellFormed } from '../../domain/errors.ts';
 
 // GenAI attribute names (incubating in @opentelemetry/semantic-conventions; copied, as its docs advise,
 // rather than loading the whole incubating entry point).
@@ -169,7 +169,15 @@ function schemeOf(req: RequestContext['req']): string {
   return 'encrypted' in req.socket && req.socket.encrypted === true ? 'https' : 'http';
 }
 
-/** The trace headers naming `span` (the caller's tracestate carried on with it); none for a span not sampled in. */
+/** Client text in a span's name: its first MAX_NAME characters, never half an emoji, well-formed (no count of the rest). */
+function spanNamePart(text: string): string {
+  return wellFormed(textPrefix(text, MAX_NAME));
+}
+
+/**
+ * The trace headers naming `span` (the caller's tracestate carried on with it), sampled or not (its flags say which);
+ * none for a span whose context is not valid.
+ */
 function traceHeadersOf(span: Span): TraceHeaders | undefined {
   const carrier: Partial<TraceHeaders> = {};
   propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
@@ -265,7 +273,7 @@ export class RequestTracer {
       attributes[ATTR_SERVER_ADDRESS] = server.address;
       attributes[ATTR_SERVER_PORT] = server.port;
     }
-    const span = this.#tracer.startSpan(`${operation} ${wellFormed(textPrefix(candidate.modelId, MAX_NAME))}`, {
+    const span = this.#tracer.startSpan(`${operation} ${spanNamePart(candidate.modelId)}`, {
       kind: SpanKind.CLIENT, startTime: at(t, startedAt), attributes,
     }, trace.setSpan(ROOT_CONTEXT, t.span));
     t.attempts.push(span);
@@ -292,11 +300,11 @@ export class RequestTracer {
     } else {
       // A client's own method, passed through on a server's own endpoint, is its text: cut as a model's name is.
       attributes[MCP_METHOD_NAME] = truncate(call.method, MAX_NAME);
-      name = wellFormed(textPrefix(call.method, MAX_NAME));
+      name = spanNamePart(call.method);
       if (call.tool !== undefined) {
         attributes[GEN_AI_TOOL_NAME] = truncate(call.tool, MAX_NAME);
         attributes[GEN_AI_OPERATION_NAME] = 'execute_tool';
-        name = `${name} ${wellFormed(textPrefix(call.tool, MAX_NAME))}`;
+        name = `${name} ${spanNamePart(call.tool)}`;
       }
       if (call.id !== undefined && call.id !== null) attributes[JSONRPC_REQUEST_ID] = truncate(String(call.id), MAX_NAME);
     }

@@ -26,6 +26,7 @@ export function isRateLimitsEvent(data: Buffer): boolean {
 export function withoutOperatorAccount(data: Buffer): Buffer | undefined {
   if (!data.includes(ORGANIZATION)) return undefined;
   const event = eventOf(data, 'error');
+  if (!event) return undefined;
   const error = member(event, 'error');
   if (typeof error?.message !== 'string') return undefined;
   const message = error.message.replace(/ in organization org-[\w-]+/g, ' on the gateway\'s managed key').replace(/Limit [\d,.]+, Used [\d,.]+(, Requested [\d,.]+)?\. */g, '');

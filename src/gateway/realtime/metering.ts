@@ -165,7 +165,7 @@ export function recordTranscription(s: Session, given: Transcribing | string | u
 }
 
 /** A usage event journalled (UsageSink.record), then counted, settled (replacing `hold`) and debited, as every response's is. */
-export function recordUsage(s: Session, event: UsageEvent, candidate: Candidate, hold?: Reservation): void {
+function recordUsage(s: Session, event: UsageEvent, candidate: Candidate, hold?: Reservation): void {
   const accountId = s.key!.accountId;
   s.deps.usage.record(event);
   // The counts billed: a response the provider never reported is billed on what the client was sent of it.
